@@ -27,3 +27,11 @@ c.Execute.startup_timeout = 60
 # A learner who deletes a test cell gets it back (and is graded on it) instead of
 # silently scoring 0 for it.
 c.OverwriteCells.add_missing_cells = True
+
+# `nbgrader zip_collect`: how to read a student id and a notebook name out of an LMS
+# download's file names. This matches Canvas-style names such as
+#   ada_12345_67890_start-here.ipynb   or   ada_LATE_12345_67890_start-here.ipynb
+# Change it to match your LMS; it is matched against the file's full path.
+c.FileNameCollectorPlugin.named_regexp = (
+    r".*/(?P<student_id>[^/_]+)(?:_LATE)?_\d+_\d+_(?P<file_id>[^/]+\.ipynb)$"
+)

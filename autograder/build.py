@@ -4,9 +4,8 @@
     python -m autograder.build --check   # exit 1, listing what differs, if notebooks/ is stale
 
 ``notebooks/`` is exactly what ``nbgrader generate_assignment`` makes from
-``solutions/`` (run in a scratch folder with a scratch gradebook, so an
-instructor's ``gradebook.db`` is never touched), with notebook files written in
-one canonical JSON form so that regenerating twice gives the same bytes.
+``solutions/``, byte for byte. It runs with a scratch gradebook and release
+folder, so an instructor's ``gradebook.db`` is never touched.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-
-import nbformat
 
 from autograder.grading import nbgrader
 from autograder.paths import NOTEBOOKS, REPO, assignments
@@ -34,17 +31,9 @@ def generate(target: Path, names: list[str] | None = None) -> list[str]:
         for name in names:
             nbgrader(["generate_assignment", name, "--force", f"--db=sqlite:///{scratch}/gradebook.db",
                       f"--CourseDirectory.release_directory={release}"], cwd=REPO, timeout=300)
-            _canonicalize(release / name)
             shutil.rmtree(target / name, ignore_errors=True)
             shutil.copytree(release / name, target / name)
     return names
-
-
-def _canonicalize(folder: Path) -> None:
-    """Rewrite every notebook in ``folder`` in nbformat's standard layout."""
-    for path in folder.rglob("*.ipynb"):
-        notebook = nbformat.read(path, as_version=4)
-        nbformat.write(notebook, path)
 
 
 def differences(target: Path = NOTEBOOKS) -> list[str]:

@@ -40,6 +40,10 @@ T = TypeVar("T")
 class CheckFailed(AssertionError):
     """A test found a problem; the message is meant for the learner."""
 
+    def _render_traceback_(self) -> list[str]:
+        """How IPython shows it: the message alone, without the kit's internals."""
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
 
 def short(value: Any, limit: int = 300) -> str:
     """``repr(value)``, shortened for a failure message."""

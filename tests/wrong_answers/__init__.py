@@ -1,7 +1,8 @@
 """Realistic wrong answers, one module per assignment, each graded by nbgrader in the suite.
 
 A module defines ``ASSIGNMENT`` (the folder name in ``solutions/``) and
-``WRONG_ANSWERS``, a list of ``WrongAnswer``. The suite builds each one as a
+``WRONG_ANSWERS``, a list of ``WrongAnswer``, and may define ``RIGHT_ANSWERS``,
+a list of ``RightAnswer``: correct answers written differently, which must get full marks. The suite builds each one as a
 learner would submit it (the release notebook, every answer cell filled in from
 the solution, then ``replaces`` applied), autogrades it with nbgrader, and checks
 that every test cell in ``fails`` scores 0 with a message matching its pattern.
@@ -22,6 +23,14 @@ class WrongAnswer:
     name: str                #: a slug, used as the fake student's id
     replaces: dict[str, str]  #: answer-cell grade id -> the wrong source for that cell
     fails: dict[str, str]     #: test-cell grade id -> regex its failure output must match
+
+
+@dataclass(frozen=True)
+class RightAnswer:
+    """A correct answer written differently from the solution: it must get full marks."""
+
+    name: str                #: a slug, used as the fake student's id
+    replaces: dict[str, str]  #: answer-cell grade id -> the source for that cell
 
 
 def modules() -> list[ModuleType]:
