@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import socket
 import statistics
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -250,7 +251,8 @@ def test_failing_lifespan_startup_raises_server_error_in_loop_mode() -> None:
     stop_all()
 
 
-@pytest.mark.xfail(reason="kit bug: a loop-mode server whose startup failed stays in running_servers()", strict=True)
+@pytest.mark.xfail(reason="kit bug: a loop-mode server whose startup failed stays in running_servers()",
+                   raises=AssertionError, strict=True)
 def test_a_loop_mode_server_that_failed_to_start_is_not_listed_as_running() -> None:
     async def main() -> Server:
         server = serve(BROKEN_APP, mode="loop", lifespan="on")
@@ -259,18 +261,35 @@ def test_a_loop_mode_server_that_failed_to_start_is_not_listed_as_running() -> N
         return server
 
     server = run_async(main())
+    listed = running_servers()
+    stop_all()
     assert not server.running
-    assert server not in running_servers()
+    assert server not in listed
 
 
-def test_a_startup_that_never_finishes_times_out_with_server_error() -> None:
+@pytest.mark.xfail(reason="kit bug: a stuck startup raises only after startup_timeout + ~4 s (stop() cannot "
+                          "interrupt uvicorn's startup) and leaves its thread behind",
+                   raises=AssertionError, strict=True)
+def test_a_startup_that_never_finishes_raises_server_error_in_time() -> None:
+    release = threading.Event()
+
     @contextlib.asynccontextmanager
     async def stuck(app: Any) -> Any:
-        await asyncio.Event().wait()
-        yield  # pragma: no cover
+        while not release.is_set():  # "forever", but lets the test clean up its thread
+            await asyncio.sleep(0.05)
+        yield
 
-    with pytest.raises(ServerError, match="did not start within 0.3 s"):
-        serve(Starlette(lifespan=stuck), lifespan="on", startup_timeout=0.3)
+    threads_before = set(threading.enumerate())
+    started = time.perf_counter()
+    try:
+        with pytest.raises(ServerError, match="did not start within 0.3 s"):
+            serve(Starlette(lifespan=stuck), lifespan="on", startup_timeout=0.3)
+        waited = time.perf_counter() - started
+        left_behind = [t.name for t in set(threading.enumerate()) - threads_before if t.is_alive()]
+    finally:
+        release.set()
+    assert waited < 0.3 + STOP_BUDGET, f"serve() raised after {waited:.2f} s"
+    assert left_behind == []
 
 
 # -- stopping --------------------------------------------------------------------------
@@ -365,7 +384,7 @@ def streaming_response_in_flight(server: Server, read_timeout: float) -> Iterato
 
 
 @pytest.mark.xfail(reason="kit bug: stop() waits ~1.2 s (timeout_graceful_shutdown=1) for an in-flight "
-                          "streaming response", strict=True)
+                          "streaming response", raises=AssertionError, strict=True)
 def test_stop_returns_quickly_with_a_streaming_response_in_flight() -> None:
     server = serve(APP)
     with streaming_response_in_flight(server, read_timeout=2):
@@ -375,7 +394,8 @@ def test_stop_returns_quickly_with_a_streaming_response_in_flight() -> None:
 
 
 @pytest.mark.xfail(reason="kit bug: the thread's loop is closed before cancelled connections finish "
-                          "closing, so a streaming client is left hanging until its own timeout", strict=True)
+                          "closing, so a streaming client is left hanging until its own timeout",
+                   raises=AssertionError, strict=True)
 def test_stop_closes_a_streaming_connection() -> None:
     server = serve(APP)
     with streaming_response_in_flight(server, read_timeout=1.5) as chunks:
