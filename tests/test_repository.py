@@ -18,7 +18,7 @@ def test_readme_has_exactly_one_learn_and_one_test_command():
     commands = re.findall(r"```bash\n(.*?)\n```", quick_start, re.S)
     assert len(commands) == 2, commands
     learn, test = commands
-    assert "jupyter lab notebooks/00-start-here/start-here.ipynb" in learn
+    assert "jupyter lab --LabApp.default_url=/lab/tree/notebooks/00-start-here/start-here.ipynb" in learn
     assert (REPO / "notebooks/00-start-here/start-here.ipynb").exists()
     assert "pytest" in test
 
