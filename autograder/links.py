@@ -18,15 +18,15 @@ def human_url(port: int, path: str = "/", *, scheme: str = "http") -> str:
     """
     if not path.startswith("/"):
         path = "/" + path
+    public = os.environ.get("JUPYTERHUB_PUBLIC_URL", "")
+    if public.startswith("http"):
+        # JupyterHub's full public URL of this user's server, prefix included.
+        base = public.rstrip("/")
+        if scheme == "ws":
+            base = "ws" + base[len("http"):]
+        return f"{base}/proxy/{port}{path}"
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
     if prefix:
-        prefix = "/" + prefix.strip("/") + "/"
-        base = os.environ.get("JUPYTERHUB_EXTERNAL_URL") or ""
-        if base.startswith("http"):
-            base = base.rstrip("/")
-            if scheme == "ws":
-                base = "ws" + base[len("http"):]
-            return f"{base}{prefix}proxy/{port}{path}"
-        # A relative link: the browser resolves it against the hub's own origin.
-        return f"{prefix}proxy/{port}{path}"
+        # A link relative to the hub's origin, which the browser is already on.
+        return "/" + prefix.strip("/") + f"/proxy/{port}{path}"
     return f"{scheme}://127.0.0.1:{port}{path}"

@@ -42,6 +42,9 @@ __all__ = ["Server", "ServerError", "serve", "running_servers", "stop_all"]
 
 Mode = Literal["thread", "loop"]
 
+# How long stop() lets requests in flight finish before cancelling them (seconds).
+GRACEFUL_SHUTDOWN = 0.05
+
 _registry: dict[str, list["Server"]] = {}
 _registry_lock = threading.Lock()
 
@@ -77,16 +80,27 @@ def _configure_uvicorn_logging() -> None:
 
 
 class _KernelFriendlyServer(uvicorn.Server):
-    """A uvicorn server that leaves the process's signal handlers alone.
+    """A uvicorn server that leaves signal handlers alone and stops without delay.
 
     uvicorn replaces SIGINT while it runs in the main thread, so "Interrupt kernel"
     would stop the server instead of the cell, and a stale handler is put back
-    later. In a notebook, stopping is ``Server.stop()``'s job.
+    later. In a notebook, stopping is ``Server.stop()``'s job: it sets
+    ``should_exit`` and wakes the main loop, which otherwise checks only every 0.1 s.
     """
+
+    wakeup: asyncio.Event | None = None
 
     @contextlib.contextmanager
     def capture_signals(self):  # type: ignore[override]
         yield
+
+    async def main_loop(self) -> None:
+        self.wakeup = asyncio.Event()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), 0.1)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -140,7 +154,7 @@ class Server:
         self._socket = _bind(host, port)
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(app, log_config=None, log_level=log_level, access_log=access_log,
-                                timeout_graceful_shutdown=1, **config_options)
+                                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN, **config_options)
         self._uvicorn = _KernelFriendlyServer(config)
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -182,6 +196,7 @@ class Server:
     # -- running ---------------------------------------------------------------
 
     async def _serve(self) -> None:
+        self._task = asyncio.current_task()
         try:
             await self._uvicorn.serve(sockets=[self._socket])
         except SystemExit as exc:  # uvicorn's way of saying "startup failed"
@@ -190,15 +205,15 @@ class Server:
             self._error = exc
         finally:
             self._socket.close()
+            _unregister(self)
             self._done.set()
 
     def _run_in_thread(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._serve())
-        finally:
-            loop.close()
+        # asyncio.Runner (not a bare loop) cancels what is left when serving ends and
+        # lets it finish, so cancelled connections really close before the loop does.
+        with asyncio.Runner() as runner:
+            self._loop = runner.get_loop()
+            runner.run(self._serve())
 
     def start(self, timeout: float) -> "Server":
         """Start serving and return once uvicorn is ready (thread mode) or scheduled (loop mode)."""
@@ -223,6 +238,8 @@ class Server:
                                   "or from async code, or use the default mode='thread'") from None
             self._loop = loop
             self._task = loop.create_task(self._serve())
+            # Cancelled before it ever ran, the coroutine's own clean-up never runs.
+            self._task.add_done_callback(lambda _: self._done.set())
         return self
 
     async def wait_started(self, timeout: float = 5.0) -> "Server":
@@ -240,20 +257,36 @@ class Server:
         """Stop the server: stop listening at once, then let uvicorn shut down."""
         self._uvicorn.should_exit = True
         _unregister(self)
+        if not self._uvicorn.started:
+            self._call_in_loop(self._cancel_task)  # a startup that never finishes must not keep it alive
+        self._call_in_loop(self._wake)
         if self.mode == "loop":
             # We cannot wait for a task of the loop we are running on; close the
             # listening socket now so nothing listens, and let the task finish.
             for server in getattr(self._uvicorn, "servers", []):
                 server.close()
             self._socket.close()
-            if self._task is not None and not self._uvicorn.started:
-                self._task.cancel()
             return
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
             if self._thread.is_alive():
                 self._uvicorn.force_exit = True
                 self._thread.join(timeout)
+
+    def _call_in_loop(self, callback: Any) -> None:
+        """Run ``callback`` on the server's loop, from any thread, if the loop still runs."""
+        if self._loop is None or self._done.is_set():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed in the meantime
+            self._loop.call_soon_threadsafe(callback)
+
+    def _wake(self) -> None:
+        if self._uvicorn.wakeup is not None:
+            self._uvicorn.wakeup.set()
+
+    def _cancel_task(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
     async def astop(self, timeout: float = 2.0) -> None:
         """Stop the server from async code, waiting for it to finish in either mode."""

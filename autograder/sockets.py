@@ -18,6 +18,7 @@ closing the listener, and an exception in the learner's code is kept in
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import traceback
 from typing import Any, Callable
@@ -93,11 +94,14 @@ class SocketServer:
             self._report()
 
     def _report(self) -> None:
-        import sys
-
-        self.error = sys.exc_info()[1]
+        error = sys.exc_info()[1]
         print(f"[server {self.url}] the server loop stopped with an error:", file=sys.stdout)
         traceback.print_exc(file=sys.stdout)
+        # Keep the error but not its frames: they hold the loop's sockets open, and
+        # clients would wait for their timeout instead of seeing the server go away.
+        traceback.clear_frames(error.__traceback__)
+        self.error = error.with_traceback(None)
+        self._sock.close()
 
     def stop(self, timeout: float = 1.0) -> None:
         """Close the listening socket (which ends ``accept()``) and wait for the loop to return."""

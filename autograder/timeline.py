@@ -82,7 +82,7 @@ class Timeline:
         """Draw a horizontal bar per request, one row per client; returns the matplotlib Axes."""
         import matplotlib.pyplot as plt
 
-        clients = list(dict.fromkeys(s.client for s in self.spans))
+        clients = list(dict.fromkeys(s.client for s in sorted(self.spans, key=lambda s: s.start)))
         if ax is None:
             _, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * max(len(clients), 1)))
         for span in self.spans:

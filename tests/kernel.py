@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import queue
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,12 +54,14 @@ class Kernel:
     """A Python kernel of this interpreter, with bounded cell execution."""
 
     def __init__(self, *, cwd: str | Path | None = None, env: dict[str, str] | None = None,
-                 startup_timeout: float = 60.0) -> None:
+                 startup_timeout: float = 60.0, quiet: bool = False) -> None:
+        """Start the kernel; ``quiet`` discards the kernel process's own log (not cell output)."""
         kernel_env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
         kernel_env.update({"MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
         kernel_env.update(env or {})
         self.manager = KernelManager(kernel_name="python3")
-        self.manager.start_kernel(cwd=str(cwd) if cwd else None, env=kernel_env)
+        process_output = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} if quiet else {}
+        self.manager.start_kernel(cwd=str(cwd) if cwd else None, env=kernel_env, **process_output)
         self.client = self.manager.blocking_client()
         self.client.start_channels()
         try:

@@ -87,8 +87,7 @@ def test_every_test_cell_has_points(assignment, tmp_path_factory):
     assert all(s.max_score > 0 for s in scores.values()), scores
 
 
-@pytest.mark.parametrize("assignment", [_group(a) for a in ASSIGNMENTS])
-@pytest.mark.parametrize("student", ["solution", "filled"])
+@pytest.mark.parametrize("assignment,student", [_group(a, s) for a in ASSIGNMENTS for s in ("solution", "filled")])
 def test_solution_gets_full_marks(assignment, student, tmp_path_factory):
     result = graded(assignment, tmp_path_factory)
     scores = result.scores(student)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 import statistics
 import threading
@@ -251,8 +252,6 @@ def test_failing_lifespan_startup_raises_server_error_in_loop_mode() -> None:
     stop_all()
 
 
-@pytest.mark.xfail(reason="kit bug: a loop-mode server whose startup failed stays in running_servers()",
-                   raises=AssertionError, strict=True)
 def test_a_loop_mode_server_that_failed_to_start_is_not_listed_as_running() -> None:
     async def main() -> Server:
         server = serve(BROKEN_APP, mode="loop", lifespan="on")
@@ -267,9 +266,6 @@ def test_a_loop_mode_server_that_failed_to_start_is_not_listed_as_running() -> N
     assert server not in listed
 
 
-@pytest.mark.xfail(reason="kit bug: a stuck startup raises only after startup_timeout + ~4 s (stop() cannot "
-                          "interrupt uvicorn's startup) and leaves its thread behind",
-                   raises=AssertionError, strict=True)
 def test_a_startup_that_never_finishes_raises_server_error_in_time() -> None:
     release = threading.Event()
 
@@ -280,14 +276,19 @@ def test_a_startup_that_never_finishes_raises_server_error_in_time() -> None:
         yield
 
     threads_before = set(threading.enumerate())
+    new_threads: list[threading.Thread] = []
     started = time.perf_counter()
     try:
         with pytest.raises(ServerError, match="did not start within 0.3 s"):
             serve(Starlette(lifespan=stuck), lifespan="on", startup_timeout=0.3)
         waited = time.perf_counter() - started
-        left_behind = [t.name for t in set(threading.enumerate()) - threads_before if t.is_alive()]
+        new_threads = [t for t in set(threading.enumerate()) - threads_before if t.is_alive()]
+        left_behind = [t.name for t in new_threads]
     finally:
         release.set()
+        for thread in new_threads:
+            thread.join(2)
+        gc.collect()  # the abandoned lifespan task logs "Event loop is closed" when collected: here, not later
     assert waited < 0.3 + STOP_BUDGET, f"serve() raised after {waited:.2f} s"
     assert left_behind == []
 
@@ -322,7 +323,9 @@ def test_stop_closes_an_idle_keep_alive_connection() -> None:
         conn.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
         response = b""
         while not response.endswith(b"hello"):
-            response += conn.recv(1024)
+            chunk = conn.recv(1024)
+            assert chunk, f"the server closed the connection before answering: {response!r}"
+            response += chunk
         server.stop()
         conn.settimeout(1)
         assert conn.recv(1024) == b"", "the server should close the connection when it stops"
@@ -383,8 +386,6 @@ def streaming_response_in_flight(server: Server, read_timeout: float) -> Iterato
             yield chunks
 
 
-@pytest.mark.xfail(reason="kit bug: stop() waits ~1.2 s (timeout_graceful_shutdown=1) for an in-flight "
-                          "streaming response", raises=AssertionError, strict=True)
 def test_stop_returns_quickly_with_a_streaming_response_in_flight() -> None:
     server = serve(APP)
     with streaming_response_in_flight(server, read_timeout=2):
@@ -393,9 +394,6 @@ def test_stop_returns_quickly_with_a_streaming_response_in_flight() -> None:
     assert duration <= STOP_BUDGET, f"stop() took {duration:.2f} s"
 
 
-@pytest.mark.xfail(reason="kit bug: the thread's loop is closed before cancelled connections finish "
-                          "closing, so a streaming client is left hanging until its own timeout",
-                   raises=AssertionError, strict=True)
 def test_stop_closes_a_streaming_connection() -> None:
     server = serve(APP)
     with streaming_response_in_flight(server, read_timeout=1.5) as chunks:
