@@ -201,6 +201,8 @@ class Server:
             await self._uvicorn.serve(sockets=[self._socket])
         except SystemExit as exc:  # uvicorn's way of saying "startup failed"
             self._error = ServerError(f"the app failed to start (uvicorn exit code {exc.code}); see the log above")
+        except asyncio.CancelledError:  # stop() while the app's startup was still running
+            self._error = ServerError("the server was stopped before its startup finished")
         except BaseException as exc:  # noqa: BLE001 - reported to the caller, not lost in a thread
             self._error = exc
         finally:
