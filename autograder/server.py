@@ -25,7 +25,6 @@ started before, and every server is stopped when the interpreter exits.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import logging
 import socket
@@ -36,6 +35,7 @@ from typing import Any, Literal
 
 import uvicorn
 
+from autograder import cells
 from autograder.links import human_url
 
 __all__ = ["Server", "ServerError", "serve", "running_servers", "stop_all"]
@@ -44,9 +44,6 @@ Mode = Literal["thread", "loop"]
 
 # How long stop() lets requests in flight finish before cancelling them (seconds).
 GRACEFUL_SHUTDOWN = 0.05
-
-_registry: dict[str, list["Server"]] = {}
-_registry_lock = threading.Lock()
 
 
 class ServerError(RuntimeError):
@@ -120,27 +117,6 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _caller_key() -> str | None:
-    """Identify the notebook cell that is running, if any (JupyterLab's cell id, else its code)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    shell = get_ipython()
-    kernel = getattr(shell, "kernel", None)
-    if kernel is None:
-        return None
-    try:
-        parent = kernel.get_parent()
-    except Exception:
-        return None
-    cell_id = (parent.get("metadata") or {}).get("cellId")
-    if cell_id:
-        return f"cell:{cell_id}"
-    code = (parent.get("content") or {}).get("code")
-    return f"code:{code}" if code else None
-
-
 class Server:
     """A running uvicorn server: ``url``, ``port``, ``link`` and ``stop()``."""
 
@@ -161,7 +137,6 @@ class Server:
         self._task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done = threading.Event()
-        self._run_id = _current_run()
 
     # -- addresses -------------------------------------------------------------
 
@@ -207,7 +182,7 @@ class Server:
             self._error = exc
         finally:
             self._socket.close()
-            _unregister(self)
+            cells.unregister(self)
             self._done.set()
 
     def _run_in_thread(self) -> None:
@@ -258,7 +233,7 @@ class Server:
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the server: stop listening at once, then let uvicorn shut down."""
         self._uvicorn.should_exit = True
-        _unregister(self)
+        cells.unregister(self)
         if not self._uvicorn.started:
             self._call_in_loop(self._cancel_task)  # a startup that never finishes must not keep it alive
         self._call_in_loop(self._wake)
@@ -317,40 +292,6 @@ class Server:
         await self.astop()
 
 
-def _register(key: str | None, server: Server) -> None:
-    with _registry_lock:
-        _registry.setdefault(key or f"server:{id(server)}", []).append(server)
-
-
-def _unregister(server: Server) -> None:
-    with _registry_lock:
-        for key, servers in list(_registry.items()):
-            if server in servers:
-                servers.remove(server)
-            if not servers:
-                del _registry[key]
-
-
-def _stop_previous(key: str | None, host: str, port: int) -> None:
-    """Stop servers that an earlier run of this cell started, and any kit server on the requested port."""
-    with _registry_lock:
-        stale = [s for s in _registry.get(key, []) if key and s._run_id != _current_run()]
-        if port:
-            stale += [s for servers in _registry.values() for s in servers if s.port == port and s.host == host]
-    for server in stale:
-        server.stop()
-
-
-def _current_run() -> str | None:
-    """The message id of the cell execution in progress (one per run of a cell)."""
-    try:
-        from IPython import get_ipython
-
-        return get_ipython().kernel.get_parent()["header"]["msg_id"]  # type: ignore[union-attr]
-    except Exception:
-        return None
-
-
 def serve(app: Any, *, host: str = "127.0.0.1", port: int = 0, mode: Mode = "thread",
           log_level: str = "warning", access_log: bool = False, startup_timeout: float = 5.0,
           **config_options: Any) -> Server:
@@ -359,25 +300,20 @@ def serve(app: Any, *, host: str = "127.0.0.1", port: int = 0, mode: Mode = "thr
     ``port=0`` lets the operating system pick a free port; read it from ``.port``.
     Extra keyword arguments go to ``uvicorn.Config`` (``lifespan="on"``, ``http="h11"``, …).
     """
-    key = _caller_key()
-    _stop_previous(key, host, port)
+    key = cells.caller_key()
+    cells.replace_previous(key, host, port)
     server = Server(app, host=host, port=port, mode=mode, log_level=log_level, access_log=access_log,
                     config_options=config_options)
     server.start(startup_timeout)
-    _register(key, server)
+    cells.register(server, key, cells.current_run())
     return server
 
 
-def running_servers() -> list[Server]:
-    """Every server the kit started that has not been stopped."""
-    with _registry_lock:
-        return [s for servers in _registry.values() for s in servers]
+def running_servers() -> list[Any]:
+    """Every server the kit started (uvicorn or socket servers) that has not been stopped."""
+    return cells.running()
 
 
 def stop_all() -> None:
     """Stop every server the kit started (also done automatically when Python exits)."""
-    for server in running_servers():
-        server.stop(timeout=1.0)
-
-
-atexit.register(stop_all)
+    cells.stop_all()

@@ -23,6 +23,8 @@ import threading
 import traceback
 from typing import Any, Callable
 
+from autograder import cells
+
 __all__ = ["SocketServer", "run_socket_server"]
 
 
@@ -92,6 +94,8 @@ class SocketServer:
                 self._report()
         except BaseException:  # noqa: BLE001 - shown to the learner, never lost in the thread
             self._report()
+        finally:
+            cells.unregister(self)
 
     def _report(self) -> None:
         error = sys.exc_info()[1]
@@ -106,6 +110,7 @@ class SocketServer:
     def stop(self, timeout: float = 1.0) -> None:
         """Close the listening socket (which ends ``accept()``) and wait for the loop to return."""
         self._stopping = True
+        cells.unregister(self)
         try:
             self._sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept() on Linux
         except OSError:
@@ -125,7 +130,14 @@ def run_socket_server(accept_loop: Callable[..., Any], *args: Any, host: str = "
     """Run ``accept_loop(listener, *args)`` in a daemon thread on a fresh listening socket.
 
     ``accept_loop`` should return (or raise ``OSError``) once the listener is closed.
-    Accepted connections time out after ``conn_timeout`` seconds of silence.
+    Accepted connections time out after ``conn_timeout`` seconds of silence. Running
+    the same cell again stops the server it started before.
     """
-    return SocketServer(accept_loop, args, host=host, port=port, conn_timeout=conn_timeout)
+    key = cells.caller_key()
+    cells.replace_previous(key, host, port)
+    server = SocketServer(accept_loop, args, host=host, port=port, conn_timeout=conn_timeout)
+    cells.register(server, key, cells.current_run())
+    if not server.running:  # the loop already ended (and unregistered) before it was registered
+        cells.unregister(server)
+    return server
 

@@ -126,6 +126,17 @@ def test_two_servers_from_one_run_of_a_cell_both_keep_running(kernel: Kernel) ->
     assert [httpx.get(f"http://127.0.0.1:{p}/", timeout=2).status_code for p in ports] == [200, 200]
 
 
+def test_rerunning_a_cell_replaces_its_socket_server(kernel: Kernel) -> None:
+    """The blocking-socket runner follows the same rule as serve()."""
+    run_ok(kernel, "def accept_forever(listener):\n    while True:\n        listener.accept()[0].close()")
+    code = "sock_srv = run_socket_server(accept_forever)\nsock_srv.port"
+    first = int(run_ok(kernel, code).result or 0)
+    second = int(run_ok(kernel, code).result or 0)
+    assert refuses_connections(first)
+    assert not refuses_connections(second)
+    assert run_ok(kernel, "len(running_servers())").result == "1"
+
+
 @pytest.mark.parametrize("mode", ["thread", "loop"])
 def test_rerunning_a_fixed_port_cell_rebinds_the_port(kernel: Kernel, mode: str) -> None:
     port = free_port()
