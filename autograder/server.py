@@ -61,7 +61,9 @@ class _StdoutHandler(logging.StreamHandler):
         super().__init__(sys.stdout)
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.setStream(sys.stdout)
+        # Not setStream(): it flushes the old stream, which may be closed by now (pytest's
+        # capture, a finished cell's redirect).
+        self.stream = sys.stdout
         super().emit(record)
 
 
@@ -102,7 +104,10 @@ class _KernelFriendlyServer(uvicorn.Server):
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) on accepted sockets only
+    # when their protocol says TCP. Without it each request after the first on a kept-alive connection
+    # waits about 40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -419,3 +419,23 @@ def test_stop_twice_is_harmless() -> None:
     server.stop()
     assert timed_stop(server) < 0.05
     assert refuses_connections(server.port)
+
+
+def test_server_log_lines_follow_stdout_even_after_the_old_one_was_closed(monkeypatch):
+    # A cell's (or pytest's) stdout is closed once it is done; the next log line must go to
+    # the current one, not fail on the closed one (which made a failing lifespan hang).
+    import io
+    import logging
+    import sys
+
+    from autograder.server import _configure_uvicorn_logging
+
+    _configure_uvicorn_logging()
+    first = io.TextIOWrapper(io.BytesIO())  # a StringIO would forgive a flush after close
+    monkeypatch.setattr(sys, "stdout", first)
+    logging.getLogger("uvicorn.error").warning("first line")
+    first.close()
+    second = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", second)
+    logging.getLogger("uvicorn.error").error("second line")
+    assert "second line" in second.getvalue()
