@@ -274,3 +274,27 @@ def test_an_interrupted_lms_batch_resumes_without_double_counting(tmp_path):
     assert totals == {"ada": 4, "bob": 2, "cy": 4, "eve": 0}
     assert any("graded as 'start-here.ipynb'" in n for e in entries if e["student"] == "cy" for n in e["notes"])
     assert not any(_uid_processes(uid) for uid in range(UID_BASE + 50, UID_BASE + 60))
+
+
+# --- every chapter's solution, in the sandbox with its default limits -----------------------------------
+
+@pytest.mark.xdist_group("classroom-chapters")
+def test_every_chapters_solution_gets_full_marks_in_the_default_sandbox(tmp_path):
+    # The corpus above is chapter 00's; the sandbox's default limits (256 open files, one CPU, 2 GiB)
+    # must also let every chapter's own demos and tests run as they do under stock nbgrader.
+    chapters = test_assignments.ASSIGNMENTS
+    root = tmp_path / "course"
+    course = Course.create(root, chapters)
+    for chapter in chapters:
+        course.submit("solution", chapter, course.source_notebook(chapter))
+    done = subprocess.run([sys.executable, "-m", "autograder.classroom", "--jobs", "2", "--no-feedback",
+                           "--uid-base", str(UID_BASE + 100)], cwd=root, capture_output=True, text=True,
+                          timeout=BATCH_BOUND)
+    journal = {json.loads(line)["assignment"]: json.loads(line)
+               for line in (root / "reports" / "journal.jsonl").read_text().splitlines()}
+    for chapter in chapters:
+        scores = course.scores(chapter, "solution")
+        lost = {gid: f"{s.score:g}/{s.max_score:g}" for gid, s in scores.items() if s.score != s.max_score}
+        assert scores and not lost, f"{chapter}: {lost or 'not graded'}; {journal.get(chapter)}\n{done.stderr[-2000:]}"
+        assert journal[chapter]["status"] == "graded", journal[chapter]
+    assert done.returncode == 0, done.stderr[-2000:]

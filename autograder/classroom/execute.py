@@ -35,9 +35,10 @@ from autograder.classroom.kernel import SandboxKernelManager, jail_error
 
 __all__ = ["ResilientExecute"]
 
-#: what a stuck or dead kernel looks like from nbclient
+#: what a stuck or dead kernel looks like from nbclient; a ValueError is a message jupyter_client could not
+#: read ("Invalid Signature": frames of two messages mixed up, seen when a kernel ran out of file descriptors)
 KERNEL_FAILURES = (DeadKernelError, CellTimeoutError, asyncio.TimeoutError, TimeoutError, RuntimeError,
-                   zmq.ZMQError)
+                   zmq.ZMQError, ValueError)
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -133,6 +134,8 @@ class ResilientExecute(Execute):
             return "the kernel died while running this cell"
         if isinstance(exc, (CellTimeoutError, asyncio.TimeoutError, TimeoutError)):
             return f"this cell was still running after {self.timeout} s and did not respond to an interrupt"
+        if isinstance(exc, ValueError):
+            return f"the kernel sent a message the grader could not read while running this cell ({exc})"
         return f"the kernel stopped responding while running this cell ({type(exc).__name__}: {exc})"
 
     # -- kernels -----------------------------------------------------------------------------------

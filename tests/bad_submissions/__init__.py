@@ -174,6 +174,12 @@ while time.monotonic() - started < 1.5:
 print("the kernel survived")
 ''' + MAKE_APP
 
+FORGED_MESSAGE = """from IPython import get_ipython
+
+get_ipython().kernel.iopub_socket.send_multipart(
+    [b"stream.stdout", b"<IDS|MSG>", b"0" * 64, b"{}", b"{}", b"{}", b"{}"])
+"""
+
 CORPUS: list[BadSubmission] = [
     BadSubmission("corrupted-json", "a notebook cut off mid-file",
                   lambda r, s, c: {NOTEBOOK: nbformat.writes(filled(r, s)).encode()[:5000]}, "flagged",
@@ -215,6 +221,11 @@ CORPUS: list[BadSubmission] = [
     BadSubmission("kills-its-kernel", "the kernel sends itself SIGKILL",
                   answers(fetch_greeting="import os, signal\n\nos.kill(os.getpid(), signal.SIGKILL)\n"), "flagged",
                   note=r"\[fetch_greeting\]: the kernel died", scores={"test_make_app": 2, "test_fetch_greeting": 0}),
+    BadSubmission("forges-kernel-messages", "a message with a bad signature sent on the kernel's IOPub socket "
+                  "(what a kernel out of file descriptors can send by accident; stock nbgrader discards the submission)",
+                  answers(fetch_greeting=FORGED_MESSAGE), "flagged",
+                  note=r"\[fetch_greeting\]: the kernel sent a message the grader could not read",
+                  scores={"test_make_app": 2, "test_fetch_greeting": 0}),
     BadSubmission("huge-output", "100 MB printed", answers(make_app=MAKE_APP + "\nprint('x' * 100_000_000)\n"),
                   "graded", scores={"test_make_app": 2, "test_fetch_greeting": 2}, present=("output cut by the grader",)),
     BadSubmission("fork-bomb", "fork until the process table is full, for 1.5 s", answers(make_app=FORK_BOMB), "any"),

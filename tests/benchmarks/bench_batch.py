@@ -109,7 +109,10 @@ def compare(stock_course: Course, batch_course: Course, classes: dict[str, dict[
                 ours = {k: v.score for k, v in batch_course.scores(chapter, student).items()}
             except Exception:  # noqa: BLE001
                 ours = None
-            if theirs is None or any(v is None for v in theirs.values()):
+            # nbgrader removes the autograded folder of a submission it gave up on (its gradebook may
+            # still hold zeros for it): that submission was discarded, not graded
+            kept = (stock_course.root / "autograded" / student / chapter).is_dir()
+            if theirs is None or not kept or any(v is None for v in theirs.values()):
                 stock_lost.append(f"{chapter}/{student} ({kind}): batch {ours}")
             elif ours is None:
                 batch_lost.append(f"{chapter}/{student} ({kind})")

@@ -29,7 +29,6 @@ import argparse
 import ast
 import asyncio
 import json
-import resource
 import statistics
 import sys
 import time
@@ -42,14 +41,14 @@ from websockets.asyncio.client import connect
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from autograder.limits import raise_open_files_limit  # noqa: E402
 from tests.kernel import Kernel  # noqa: E402
 
 NOTEBOOK = REPO / "solutions" / "06-websockets-streaming" / "websockets-streaming.ipynb"
 
 RAISE_LIMIT = '''
-import resource
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+from autograder.limits import raise_open_files_limit
+raise_open_files_limit(10**9)  # as far as the hard limit allows
 '''
 
 START_SERVER = '''
@@ -71,12 +70,6 @@ bench_app.add_api_websocket_route("/idle", idle_connection)
 bench_server = serve(bench_app)
 print(json.dumps({"pid": os.getpid(), "url": bench_server.ws_url}))
 '''
-
-
-def raise_open_files_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
 
 
 def chapter_definitions() -> str:
@@ -178,7 +171,7 @@ def main() -> None:
     parser.add_argument("--listeners", type=int, default=100, help="broadcast listeners (default 100)")
     parser.add_argument("--messages", type=int, default=50, help="broadcast messages (default 50, +1 warm-up)")
     args = parser.parse_args()
-    limit = raise_open_files_limit()
+    limit = raise_open_files_limit(10**9)  # as far as the hard limit allows
     print(f"Python {sys.version.split()[0]}, {psutil.cpu_count()} CPUs, load average "
           f"{' '.join(f'{x:.2f}' for x in psutil.getloadavg())}; open-files limit raised to {limit} in both processes")
     print("server: the kit's serve(app) (uvicorn on a thread) in a fresh Jupyter kernel per row; "
