@@ -14,7 +14,14 @@ from autograder.paths import NOTEBOOKS, SOLUTIONS, assignment_notebooks
 
 SOLUTION_NOTEBOOKS = [p for folder in sorted(SOLUTIONS.iterdir()) for p in assignment_notebooks(folder)]
 RELEASE_NOTEBOOKS = [p for folder in sorted(NOTEBOOKS.iterdir()) for p in assignment_notebooks(folder)]
-SECONDS_PER_NOTEBOOK = 15
+#: headless seconds per notebook, as the issues that added them ask: 15 s for 00 and 01, 20 s for the later,
+#: longer chapters (the suite measures them while three other workers share the two cores)
+SECONDS_PER_NOTEBOOK = {"00-start-here": 15, "01-blocking-sockets": 15}
+LATER_CHAPTERS_SECONDS = 20
+
+
+def seconds_allowed(path: Path) -> int:
+    return SECONDS_PER_NOTEBOOK.get(path.parent.name, LATER_CHAPTERS_SECONDS)
 
 
 def execute(path: Path, allow_errors: bool) -> tuple[nbformat.NotebookNode, float]:
@@ -42,7 +49,7 @@ def test_notebooks_folder_is_what_solutions_generates():
 @pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=_id)
 def test_solution_runs_headless_without_errors(path):
     notebook, seconds = execute(path, allow_errors=False)
-    assert seconds <= SECONDS_PER_NOTEBOOK, f"{path.name} took {seconds:.1f} s"
+    assert seconds <= seconds_allowed(path), f"{path.name} took {seconds:.1f} s"
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("grade"):
@@ -57,4 +64,4 @@ def test_solution_runs_headless_without_errors(path):
 @pytest.mark.parametrize("path", RELEASE_NOTEBOOKS, ids=_id)
 def test_untouched_release_runs_headless_and_fast(path):
     notebook, seconds = execute(path, allow_errors=True)
-    assert seconds <= SECONDS_PER_NOTEBOOK, f"{path.name} took {seconds:.1f} s without any answer written"
+    assert seconds <= seconds_allowed(path), f"{path.name} took {seconds:.1f} s without any answer written"
