@@ -104,7 +104,7 @@ def corpus_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     hosts = sorted({a.address for addrs in psutil.net_if_addrs().values() for a in addrs
                     if a.family == socket.AF_INET} | {"127.0.0.1"})
     secrets = [root / "source" / ASSIGNMENT / bad.NOTEBOOK, root / "gradebook.db",
-               root / "submitted" / "solution" / ASSIGNMENT / bad.NOTEBOOK, root,
+               root / "submitted" / "filled" / ASSIGNMENT / bad.NOTEBOOK, root,
                test_assignments.SOLUTIONS / ASSIGNMENT / bad.NOTEBOOK]
     context = {"port": listener.getsockname()[1], "hosts": hosts, "secret_paths": [str(p) for p in secrets],
                "write_paths": [str(root / "gradebook.db"), str(root / "planted.txt"),
@@ -223,11 +223,11 @@ def test_reports_list_every_student_with_plots(run):
 
 
 def test_rerun_grades_nothing_and_force_does_not_double_count(run):
-    before = {s: run.scores(s) for s in ("solution", "untouched", "os-exit")}
+    before = {s: run.scores(s) for s in ("filled", "untouched", "os-exit")}
     again = grade_class(run.course, timeout=120)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "0 submissions to grade" in again.stderr
-    forced = grade_class(run.course, "--force", "--student", "solution", "--student", "os-exit", timeout=180)
+    forced = grade_class(run.course, "--force", "--student", "filled", "--student", "os-exit", timeout=180)
     assert "2 submissions to grade" in forced.stderr, forced.stderr[-2000:]
     after = {s: run.scores(s) for s in before}
     assert after == before
