@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
+from bench_ch04_server import free_port, wait_listening  # noqa: E402
 from bench_ch06_websockets import chapter_definitions  # noqa: E402
 
 from autograder import serve  # noqa: E402
@@ -90,12 +90,6 @@ def wait_until_empty(room, timeout: float = 5.0) -> None:
     assert not room.members, f"the browser left, but the room still holds {sorted(room.members)}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def jupyter_server(root: Path, base_url: str) -> Iterator[int]:
     """A Jupyter server (with jupyter-server-proxy, as Binder runs it) on a free loopback port."""
@@ -107,14 +101,7 @@ def jupyter_server(root: Path, base_url: str) -> Iterator[int]:
          f"--ServerApp.root_dir={root}"],
         stdout=log, stderr=subprocess.STDOUT, cwd=root)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"the Jupyter server did not start:\n{log.read()[-3000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            time.sleep(0.1)
+        wait_listening(port, process, log, timeout=60)
         yield port
     finally:
         process.terminate()
