@@ -2,7 +2,9 @@
 zero, realistic wrong answers lose the right points with a message that names the mistake, and
 correct answers written differently keep full marks.
 
-Each assignment is graded in one ``nbgrader autograde`` run over all its fake students.
+Each assignment is graded in one ``nbgrader autograde`` run over all its fake students. Mistakes in
+exercises that cannot see each other share a fake student (``tests/packing.py``), which keeps the
+suite fast; each is still checked on its own test cells and message.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 from autograder.grading import Course, Score
 from autograder.paths import SOLUTIONS, assignment_notebooks, assignments
 from tests import wrong_answers
+from tests.packing import Pack, answer_dependencies, pack, untouched_cells
 from tests.submissions import filled, graded_cells
 from tests.wrong_answers import RightAnswer, WrongAnswer
 
@@ -29,6 +32,8 @@ class Graded:
     course: Course
     assignment: str
     test_cells: list[str]
+    depends: dict[str, set[str]]  #: test cell -> the answer cells it may depend on
+    packs: dict[str, Pack]        #: variant name -> the fake student that carries it
 
     def scores(self, student: str) -> dict[str, Score]:
         return self.course.scores(self.assignment, student)
@@ -57,10 +62,13 @@ def graded(assignment: str, tmp_path_factory: pytest.TempPathFactory) -> Graded:
         solution = course.source_notebook(assignment)
         course.submit("untouched", assignment, release)
         course.submit("filled", assignment, filled(release, solution))
-        for variant in _wrong(assignment) + _right(assignment):
-            course.submit(f"v-{variant.name}", assignment, filled(release, solution, variant.replaces))
+        depends = answer_dependencies(solution)
+        packs = pack(_wrong(assignment), depends, "wrong-") + pack(_right(assignment), depends, "right-")
+        for one in packs:
+            course.submit(one.student, assignment, filled(release, solution, one.replaces))
         course.autograde(assignment)
-        _graded[assignment] = Graded(course, assignment, sorted(graded_cells(solution)))
+        _graded[assignment] = Graded(course, assignment, sorted(graded_cells(solution)), depends,
+                                     {member.name: one for one in packs for member in one.members})
     return _graded[assignment]
 
 
@@ -118,21 +126,28 @@ def test_every_test_cell_rejects_a_wrong_answer(assignment):
 @pytest.mark.parametrize("assignment,wrong", [_group(a, w) for a in ASSIGNMENTS for w in _wrong(a)])
 def test_wrong_answer_is_rejected_with_a_useful_message(assignment, wrong, tmp_path_factory):
     result = graded(assignment, tmp_path_factory)
-    student = f"v-{wrong.name}"
+    carrier = result.packs[wrong.name]
+    student = carrier.student
     scores = result.scores(student)
-    assert scores, f"the submission {student} was not graded at all"
+    assert scores, f"the submission {student} ({wrong.name}) was not graded at all"
     for gid, pattern in wrong.fails.items():
         output = result.output(student, gid)
         assert scores[gid].score == 0, f"{wrong.name}: {gid} should lose its points\n" + _describe(result, student)
         assert re.search(pattern, output, re.IGNORECASE | re.DOTALL), (
             f"{wrong.name}: {gid}'s failure should match {pattern!r}; it says:\n{output[-1500:]}")
-    kept = [gid for gid, s in scores.items() if s.score == s.max_score]
+    others = {gid for member in carrier.members if member is not wrong for gid in member.replaces}
+    kept = [gid for gid, s in scores.items() if s.score == s.max_score or result.depends[gid] & others]
     assert kept, f"{wrong.name}: every test cell failed, so the message cannot point at the mistake"
+    lost = [gid for gid in untouched_cells(carrier, result.depends) if scores[gid].score != scores[gid].max_score]
+    assert not lost, (
+        f"{student} carries {[m.name for m in carrier.members]}; {lost} depend on none of their answers yet lost "
+        "points. Either tests/packing.py missed a dependency, or a mistake upsets the kernel itself: mark it "
+        "alone=True.\n" + _describe(result, student))
 
 
 @pytest.mark.parametrize("assignment,right", [_group(a, r) for a in ASSIGNMENTS for r in _right(a)])
 def test_correct_answer_written_differently_gets_full_marks(assignment, right, tmp_path_factory):
     result = graded(assignment, tmp_path_factory)
-    student = f"v-{right.name}"
+    student = result.packs[right.name].student
     scores = result.scores(student)
     assert scores and all(s.score == s.max_score for s in scores.values()), _describe(result, student)

@@ -5,7 +5,8 @@ A module defines ``ASSIGNMENT`` (the folder name in ``solutions/``) and
 a list of ``RightAnswer``: correct answers written differently, which must get full marks. The suite builds each one as a
 learner would submit it (the release notebook, every answer cell filled in from
 the solution, then ``replaces`` applied), autogrades it with nbgrader, and checks
-that every test cell in ``fails`` scores 0 with a message matching its pattern.
+that every test cell in ``fails`` scores 0 with a message matching its pattern. Mistakes in
+exercises that cannot see each other are graded in one submission (``tests/packing.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class WrongAnswer:
     name: str                #: a slug, used as the fake student's id
     replaces: dict[str, str]  #: answer-cell grade id -> the wrong source for that cell
     fails: dict[str, str]     #: test-cell grade id -> regex its failure output must match
+    alone: bool = False       #: graded in a submission of its own (for a mistake that upsets the kernel)
 
 
 @dataclass(frozen=True)
