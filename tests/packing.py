@@ -83,7 +83,7 @@ def _reads_before_binding(body: list[ast.stmt], bound: set[str]) -> set[str]:
     reads: set[str] = set()
     for stmt in body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            reads |= _loads(stmt) - bound  # read when called, but a conservative guess is enough
+            reads |= set().union(*map(_loads, _evaluated_at_definition(stmt))) - bound  # the body: later
             bound.add(stmt.name)
         elif isinstance(stmt, (ast.For, ast.AsyncFor)):
             reads |= _loads(stmt.iter) - bound
@@ -109,23 +109,54 @@ def _reads_before_binding(body: list[ast.stmt], bound: set[str]) -> set[str]:
     return reads
 
 
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def _evaluated_at_definition(scope: ast.AST) -> list[ast.AST]:
+    """What Python evaluates where a function or class is defined: decorators, defaults, bases."""
+    parts: list[ast.AST] = list(getattr(scope, "decorator_list", []))
+    if isinstance(scope, ast.ClassDef):
+        return parts + scope.bases + [k.value for k in scope.keywords]
+    return parts + scope.args.defaults + [d for d in scope.args.kw_defaults if d is not None]
+
+
+def _free_names(scope: ast.AST) -> set[str]:
+    """Names a function, lambda or class body reads from outside itself (looked up when it runs)."""
+    bound = set() if isinstance(scope, ast.ClassDef) else {a.arg for a in ast.walk(scope.args)
+                                                           if isinstance(a, ast.arg)}
+    reads: set[str] = set()
+    declared: set[str] = set()  # global and nonlocal names are not the scope's own
+    pending: list[ast.AST] = [scope.body] if isinstance(scope, ast.Lambda) else list(scope.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, _SCOPES):
+            if not isinstance(node, ast.Lambda):
+                bound.add(node.name)
+            reads |= _free_names(node)
+            pending.extend(_evaluated_at_definition(node))
+            continue
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            declared.update(node.names)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.Name):
+            (reads if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        pending.extend(ast.iter_child_nodes(node))
+    return reads - (bound - declared)
+
+
 def _read_when_called(tree: ast.Module) -> set[str]:
-    """Global names read inside a cell's functions: looked up when called, perhaps cells later."""
+    """Global names read inside a cell's functions and classes: looked up when they run, perhaps cells later."""
     names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            body = [node.body] if isinstance(node, ast.Lambda) else node.body
-            params = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
-            names |= set().union(*map(_loads, body)) - params - _function_locals(node)
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, _SCOPES):
+            names |= _free_names(node)
+            pending.extend(_evaluated_at_definition(node))
+            continue
+        pending.extend(ast.iter_child_nodes(node))
     return names
-
-
-def _function_locals(node: ast.AST) -> set[str]:
-    """Names a function binds for itself (not those it declares global or nonlocal)."""
-    if isinstance(node, ast.Lambda):
-        return set()
-    globals_ = {n for g in ast.walk(node) if isinstance(g, (ast.Global, ast.Nonlocal)) for n in g.names}
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} - globals_
 
 
 def answer_dependencies(source: NotebookNode) -> dict[str, set[str]]:
@@ -151,9 +182,10 @@ def answer_dependencies(source: NotebookNode) -> dict[str, set[str]]:
         tree = _tree(cell.source)
         meta = cell.metadata.get("nbgrader", {})
         here: set[str] = {grade_id(cell)} if meta.get("solution") else set()
-        reads = _reads_before_binding(tree.body, set())
-        here |= reached(reads | _read_when_called(tree), set())
-        reaches[index], deferred[index] = here, _read_when_called(tree)
+        later = _read_when_called(tree)
+        # The cell's own functions may run in the cell: names it binds itself are its own, the rest earlier cells'.
+        here |= reached(_reads_before_binding(tree.body, set()) | (later - _defined(tree)), set())
+        reaches[index], deferred[index] = here, later
         for name in _defined(tree):
             defined_by[name] = index
         if meta.get("grade"):
