@@ -64,6 +64,16 @@ def chat() -> Iterator[tuple[object, types.ModuleType]]:
         del sys.modules[module.__name__]
 
 
+def stop(process: subprocess.Popen) -> None:
+    """Terminate ``process``, killing it if it has not exited within 10 s."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class Page:
     """A page open in headless Chromium, read through the DevTools protocol while its scripts run.
 
@@ -120,12 +130,7 @@ def browser(url: str, tmp_path: Path) -> Iterator[Page]:
                      max_size=None) as devtools:
             yield Page(devtools)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def joined(chapter, name: str, page: Page, websocket_url: str) -> None:
@@ -161,11 +166,7 @@ def jupyter_server(root: Path, base_url: str) -> Iterator[int]:
         wait_listening(port, process, log, timeout=60)
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
 
 
