@@ -101,8 +101,11 @@ def _reads_before_binding(body: list[ast.stmt], bound: set[str]) -> set[str]:
             reads |= _loads(stmt.test) - bound
             reads |= _reads_before_binding(stmt.body, set(bound)) | _reads_before_binding(stmt.orelse, set(bound))
         elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
-            for part in (stmt.body, stmt.orelse, stmt.finalbody, *[h.body for h in stmt.handlers]):
+            for part in (stmt.body, stmt.orelse, stmt.finalbody):
                 reads |= _reads_before_binding(part, set(bound))
+            for handler in stmt.handlers:
+                reads |= (_loads(handler.type) - bound) if handler.type else set()
+                reads |= _reads_before_binding(handler.body, bound | ({handler.name} if handler.name else set()))
         else:
             reads |= _loads(stmt) - bound  # a simple statement reads before it binds
             bound |= _stores(stmt)

@@ -89,3 +89,10 @@ def test_the_chapters_packs_leave_each_mistake_its_own_test_cells():
                 others = {gid for m in carrier.members if m is not member for gid in m.replaces}
                 for cell in member.fails:
                     assert not depends[cell] & others, (module.ASSIGNMENT, member.name, cell)
+
+
+def test_an_exception_caught_by_name_is_the_handlers_own():
+    nb = notebook(("answer", "risky", "def risky():\n    return 1 / 0"),
+                  ("code", "", "try:\n    risky()\nexcept ZeroDivisionError as error:\n    exc = error"),
+                  ("test", "test_other", "try:\n    int('x')\nexcept ValueError as exc:\n    print(exc)"))
+    assert answer_dependencies(nb)["test_other"] == set()
