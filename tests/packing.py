@@ -34,6 +34,11 @@ def _tree(source: str) -> ast.Module:
                    flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
 
+def _imported(node: ast.Import | ast.ImportFrom) -> set[str]:
+    """Names an import statement binds (``import a.b`` binds ``a``)."""
+    return {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+
+
 def _defined(tree: ast.Module) -> set[str]:
     """Names a cell binds at module level (not inside its functions or classes)."""
     names: set[str] = set()
@@ -45,7 +50,7 @@ def _defined(tree: ast.Module) -> set[str]:
             names.update(n for g in ast.walk(node) if isinstance(g, ast.Global) for n in g.names)
             continue
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            names |= _imported(node)
             continue
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             names.add(node.id)
@@ -56,22 +61,20 @@ def _defined(tree: ast.Module) -> set[str]:
 
 
 def _loads(node: ast.AST) -> set[str]:
-    """Names read in ``node``, leaving out the variables of its comprehensions, lambdas and functions."""
+    """Names read in an expression or simple statement, leaving out its comprehensions' and lambdas' variables."""
     own: set[str] = set()
     for inner in ast.walk(node):
         if isinstance(inner, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
             own |= {n.id for g in inner.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
-        elif isinstance(inner, (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef)):
+        elif isinstance(inner, ast.Lambda):
             own |= {a.arg for a in ast.walk(inner.args) if isinstance(a, ast.arg)}
-            if not isinstance(inner, ast.Lambda):
-                own |= {n.id for n in ast.walk(inner) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - own
 
 
 def _stores(node: ast.AST) -> set[str]:
     """Names a simple statement binds."""
     if isinstance(node, (ast.Import, ast.ImportFrom)):
-        return {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        return _imported(node)
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
 
 
@@ -141,7 +144,7 @@ def _free_names(scope: ast.AST) -> set[str]:
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             declared.update(node.names)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            bound |= _imported(node)
         elif isinstance(node, ast.Name):
             (reads if isinstance(node.ctx, ast.Load) else bound).add(node.id)
         pending.extend(ast.iter_child_nodes(node))
@@ -185,11 +188,11 @@ def answer_dependencies(source: NotebookNode) -> dict[str, set[str]]:
         tree = _tree(cell.source)
         meta = cell.metadata.get("nbgrader", {})
         here: set[str] = {grade_id(cell)} if meta.get("solution") else set()
-        later = _read_when_called(tree)
+        later, binds = _read_when_called(tree), _defined(tree)
         # The cell's own functions may run in the cell: names it binds itself are its own, the rest earlier cells'.
-        here |= reached(_reads_before_binding(tree.body, set()) | (later - _defined(tree)), set())
+        here |= reached(_reads_before_binding(tree.body, set()) | (later - binds), set())
         reaches[index], deferred[index] = here, later
-        for name in _defined(tree):
+        for name in binds:
             defined_by[name] = index
         if meta.get("grade"):
             found[grade_id(cell)] = here

@@ -188,7 +188,7 @@ def test_the_chat_page_works_through_jupyter_server_proxy(chat, monkeypatch, tmp
     assert page == f"/user/ana/proxy/{server.port}/"
     with jupyter_server(tmp_path, "/user/ana/") as hub_port, \
             browser(f"http://127.0.0.1:{hub_port}{page}?name=bob&token={TOKEN}", tmp_path) as tab:
-        assert tab.wait_for("document.title === 'Chat, chapter 06'"), "the page did not load through the proxy"
-        assert "<title>Chat, chapter 06</title>" in tab.wait_for("true")
+        dom = tab.wait_for("document.title === 'Chat, chapter 06'")
+        assert "<title>Chat, chapter 06</title>" in dom, f"the page did not load through the proxy:\n{dom[-1500:]}"
         joined(chapter, "bob", tab, f"ws://127.0.0.1:{hub_port}/user/ana/proxy/{server.port}/ws/bob")
     wait_until_empty(chapter.room)
